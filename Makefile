@@ -1,0 +1,29 @@
+# Everything a fresh machine needs, in two targets: `make book` and `make test`.
+PYTHON ?= python3
+PROFILE ?= standard
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup book test lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+## Build the book with $(PROFILE) (trains both models on first use, then reuses artifacts/).
+book: setup
+	CAE_PROFILE=$(PROFILE) $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	@echo "The book: $(CURDIR)/_build/html/index.html"
+
+## Lint, unit tests, every chapter under papermill (smoke), pairing checks, a smoke book build.
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf _build

@@ -1,0 +1,72 @@
+"""The book's figures: matplotlib, with torchvision's ``make_grid`` for tiling images.
+
+Each model keeps one colour throughout the book, so a reader can follow it across chapters.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torchvision.utils import make_grid
+
+from .train import TrainedRun
+
+COLORS = {"single": "tab:blue", "two": "tab:orange"}
+NAMES = {"single": "single-layer CAE", "two": "two-layer CAE"}
+
+
+def show_grid(ax: Axes, images: torch.Tensor, nrow: int, normalize: bool = False) -> None:
+    """Tile ``images`` (``(N, 1, H, W)``) into ``ax`` as one grey image, ``nrow`` images per row.
+
+    ``normalize`` stretches each image to its own min-max range (for filters, whose weights
+    have no natural scale); otherwise pixels are shown on the fixed [0, 1] scale.
+    """
+    grid = make_grid(
+        images.detach().cpu(), nrow=nrow, padding=1, pad_value=1.0, normalize=normalize, scale_each=normalize
+    )
+    ax.imshow(grid[0].numpy(), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def loss_curves(runs: dict[str, TrainedRun], caption: str) -> Figure:
+    """Training loss and test MSE per epoch of every model, on one log-scaled plot."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key, run in runs.items():
+        h = run.history
+        ax.plot(range(len(h.test_mse)), h.test_mse, "-o", color=COLORS[key], label=f"{NAMES[key]}: test MSE")
+        ax.plot(range(1, len(h.train_loss) + 1), h.train_loss, "--", color=COLORS[key], label=f"{NAMES[key]}: train loss")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch (0 = untrained)")
+    ax.set_ylabel("loss (mean squared error per pixel)")
+    ax.set_title(f"Learning curves\n{caption}", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def image_rows(rows: dict[str, torch.Tensor], title: str, nrow: int | None = None) -> Figure:
+    """One labelled row per entry of ``rows`` (e.g. inputs, then each model's outputs)."""
+    n = len(next(iter(rows.values())))
+    nrow = nrow or n
+    fig, axes = plt.subplots(len(rows), 1, figsize=(min(1.0 * nrow, 12), 1.25 * len(rows) * n / nrow + 0.6))
+    for ax, (label, images) in zip(axes, rows.items()):
+        show_grid(ax, images.clamp(0, 1), nrow)
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def filter_grids(runs: dict[str, TrainedRun], caption: str) -> Figure:
+    """Every model's 100 first-layer 17x17 filters side by side, each scaled to its own range."""
+    fig, axes = plt.subplots(1, len(runs), figsize=(6 * len(runs), 6.4))
+    for ax, (key, run) in zip(axes, runs.items()):
+        show_grid(ax, run.model.first_filters, nrow=10, normalize=True)
+        ax.set_title(NAMES[key], color=COLORS[key])
+    fig.suptitle(f"First-layer filters (100 @ 17×17)\n{caption}", fontsize=10)
+    fig.tight_layout()
+    return fig

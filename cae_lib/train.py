@@ -1,0 +1,173 @@
+"""Training and evaluation: SGD with momentum on whole-tensor MNIST, one model per config.
+
+The loop keeps the data on the training device, draws one seeded permutation per epoch and
+slices batches from it, and reads the loss back to the host once per epoch, not per step.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .config import RunConfig
+from .data import load_mnist
+from .models import CAE, build_model
+
+EVAL_BATCH = 1_000
+
+
+class DivergedError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass
+class History:
+    """Per-epoch record; index 0 of ``test_mse`` is the untrained model."""
+
+    train_loss: list[float] = field(default_factory=list)  # mean objective over the epoch
+    test_mse: list[float] = field(default_factory=list)  # per-pixel MSE on the test images
+    epoch_seconds: list[float] = field(default_factory=list)  # wall time of each epoch's training
+
+
+@dataclass
+class TrainedRun:
+    """A trained model with what produced it: config, history and environment."""
+
+    config: RunConfig
+    model: CAE
+    history: History
+    env: dict[str, Any]
+
+    @property
+    def test_mse(self) -> float:
+        return self.history.test_mse[-1]
+
+    @property
+    def train_seconds(self) -> float:
+        return sum(self.history.epoch_seconds)
+
+    def label(self, profile: str | None = None) -> str:
+        """What produced this run, for figure captions: profile, epochs, device, time."""
+        parts = [f"profile {profile}"] if profile else []
+        parts += [
+            f"{self.config.epochs} epochs",
+            f"{self.config.train_size:,} training images",
+            self.env["device_name"],
+            f"{self.train_seconds / 60:.1f} min",
+        ]
+        return " · ".join(parts)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` is CUDA when available, else CPU; asking for CUDA without it is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"device={name!r} but this machine has no usable CUDA GPU: use device='auto' or 'cpu'"
+        )
+    return torch.device(name)
+
+
+def loss_function(name: str) -> nn.Module:
+    """``"mse"``: mean squared error per pixel; ``"sse"``: squared error summed per image."""
+    if name == "mse":
+        return nn.MSELoss()
+    return _SummedSquaredError()
+
+
+class _SummedSquaredError(nn.Module):
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return (output - target).pow(2).flatten(1).sum(1).mean()
+
+
+@torch.no_grad()
+def reconstruct(model: nn.Module, images: torch.Tensor, batch_size: int = EVAL_BATCH) -> torch.Tensor:
+    """The model's output for ``images``, computed in batches without gradients."""
+    model.eval()
+    return torch.cat([model(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+
+
+def per_image_mse(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Mean squared error per pixel of each image's reconstruction, shape ``(N,)``."""
+    return (reconstruct(model, images) - images).pow(2).flatten(1).mean(1)
+
+
+def initial_model(cfg: RunConfig) -> CAE:
+    """The untrained model that :func:`train` starts from: PyTorch's default init, seeded."""
+    torch.manual_seed(cfg.seed)
+    return build_model(cfg)
+
+
+def train(cfg: RunConfig, data_dir: str | os.PathLike | None = None, progress: bool = True) -> TrainedRun:
+    """Train the model ``cfg`` describes from scratch; deterministic on CPU for a given seed."""
+    device = resolve_device(cfg.device)
+    train_x, _ = load_mnist(True, data_dir, cfg.train_size, device)
+    test_x, _ = load_mnist(False, data_dir, cfg.test_size, device)
+
+    model = initial_model(cfg).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    objective = loss_function(cfg.loss)
+    order = torch.Generator().manual_seed(cfg.seed)  # CPU generator: same batches on any device
+
+    history = History(test_mse=[per_image_mse(model, test_x).mean().item()])
+    bar = tqdm(range(cfg.epochs), desc=f"{cfg.model}-layer CAE", unit="epoch", disable=not progress)
+    for epoch in bar:
+        start = time.perf_counter()
+        loss = _train_epoch(model, optimizer, objective, train_x, cfg.batch_size, order)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        history.epoch_seconds.append(time.perf_counter() - start)
+        if not math.isfinite(loss):
+            raise DivergedError(
+                f"the training loss became {loss} in epoch {epoch + 1}: lower the learning rate "
+                f"(lr={cfg.lr}) or use loss='mse', whose gradients are 784 times smaller than 'sse'"
+            )
+        history.train_loss.append(loss)
+        history.test_mse.append(per_image_mse(model, test_x).mean().item())
+        bar.set_postfix(train_loss=f"{loss:.4f}", test_mse=f"{history.test_mse[-1]:.4f}")
+    return TrainedRun(cfg, model.cpu().eval(), history, environment(device))
+
+
+def _train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    objective: nn.Module,
+    images: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+) -> float:
+    model.train()
+    perm = torch.randperm(len(images), generator=generator).to(images.device)
+    n_batches = len(images) // batch_size  # drop the ragged last batch, as the study's code did
+    total = torch.zeros((), device=images.device)
+    for i in range(n_batches):
+        batch = images[perm[i * batch_size : (i + 1) * batch_size]]
+        loss = objective(model(batch), batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.detach()
+    return total.item() / n_batches
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """The software and hardware a run used, stored beside its weights."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({os.cpu_count()} cores)"
+    return {
+        "device": str(device),
+        "device_name": name,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "threads": torch.get_num_threads(),
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
