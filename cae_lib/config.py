@@ -20,6 +20,8 @@ LOSSES = ("mse", "sse")
 UPSAMPLING = ("nearest", "zeros")
 MNIST_TRAIN_SIZE = 60_000
 MNIST_TEST_SIZE = 10_000
+# Bump when a code change alters what a config trains into, so old cached runs are not reused.
+CACHE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class RunConfig:
         ``device`` is left out on purpose: a model trained on a GPU is reused by a CPU build.
         """
         fields = {k: v for k, v in dataclasses.asdict(self).items() if k != "device"}
-        blob = json.dumps(fields, sort_keys=True).encode()
+        blob = json.dumps([CACHE_VERSION, fields], sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
     def to_dict(self) -> dict[str, Any]:

@@ -34,21 +34,22 @@ def load_mnist(
     data_dir: str | os.PathLike | None = None,
     size: int | None = None,
     device: str | torch.device = "cpu",
+    download: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``size`` images of a split as floats in [0, 1], shape ``(N, 1, 28, 28)``, and labels.
 
     ``data_dir`` is resolved by :func:`cae_lib.paths.data_dir`. Files already present are
-    only read (the folder may be read-only); missing ones are downloaded when possible.
+    only read (the folder may be read-only); missing ones are downloaded if ``download``.
     """
-    images, labels = _load_split(str(paths.data_dir(data_dir)), train)
+    images, labels = _load_split(str(paths.data_dir(data_dir)), train, download)
     images, labels = images[:size], labels[:size]
     return images.to(device).float().div_(255.0).unsqueeze(1), labels.to(device)
 
 
 @functools.cache
-def _load_split(root: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _load_split(root: str, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
     root_path = Path(root)
-    if not _files_present(root_path):
+    if not _files_present(root_path) and download:
         _download(root_path)
     verify_mnist(root_path)
     dataset = MNIST(root, train=train, download=False)

@@ -12,3 +12,12 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> M
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return Markdown("\n".join(lines))
+
+
+def format_duration(seconds: float) -> str:
+    """``"42 s"``, ``"3.5 min"`` or ``"1.2 h"``: a wall time at the precision a reader needs."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -12,6 +12,7 @@ from . import paths
 from .cache import load_or_train
 from .config import DEFAULT_PROFILE, MODELS, RunConfig, make_config
 from .data import load_mnist
+from .report import format_duration
 from .train import TrainedRun
 
 PROFILE_ENV = "CAE_PROFILE"
@@ -42,7 +43,7 @@ class Study:
     def caption(self) -> str:
         """What produced the results: profile, epochs, data, device and each model's training time."""
         run = next(iter(self.runs.values()))
-        times = ", ".join(f"{k}-layer {r.train_seconds / 60:.1f} min" for k, r in self.runs.items())
+        times = ", ".join(f"{k}-layer {format_duration(r.train_seconds)}" for k, r in self.runs.items())
         return (
             f"profile {self.profile} · {self.config.epochs} epochs · "
             f"{self.config.train_size:,} training images · {run.env['device_name']} · {times}"

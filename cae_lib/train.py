@@ -54,17 +54,6 @@ class TrainedRun:
     def train_seconds(self) -> float:
         return sum(self.history.epoch_seconds)
 
-    def label(self, profile: str | None = None) -> str:
-        """What produced this run, for figure captions: profile, epochs, device, time."""
-        parts = [f"profile {profile}"] if profile else []
-        parts += [
-            f"{self.config.epochs} epochs",
-            f"{self.config.train_size:,} training images",
-            self.env["device_name"],
-            f"{self.train_seconds / 60:.1f} min",
-        ]
-        return " · ".join(parts)
-
 
 def resolve_device(name: str) -> torch.device:
     """``"auto"`` is CUDA when available, else CPU; asking for CUDA without it is an error."""
