@@ -18,6 +18,11 @@ MODELS = ("single", "two")
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "identity")
 LOSSES = ("mse", "sse")
 UPSAMPLING = ("nearest", "zeros")
+CONV_IMPLS = ("gemm", "native")
+COMPILE_MODES = ("auto", "none", "reduce-overhead", "default")
+PRECISIONS = ("float32", "tf32", "bf16")
+# Fields that change how fast a run is, not what it trains into: left out of the cache key.
+SPEED_FIELDS = ("device", "conv_impl", "compile")
 MNIST_TRAIN_SIZE = 60_000
 MNIST_TEST_SIZE = 10_000
 # Bump when a code change alters what a config trains into, so old cached runs are not reused.
@@ -45,6 +50,12 @@ class RunConfig:
     upsample: str = "nearest"  # "nearest": repeat pixels; "zeros": insert zeros (study's code)
     seed: int = 0
     device: str = "auto"  # "auto": CUDA when present, else CPU
+    # Speed only (see SPEED_FIELDS): same maths, measured by `python -m cae_lib.bench`.
+    conv_impl: str = "gemm"  # "gemm": cae_lib.fastconv's large matrix multiplies; "native": plain layers
+    compile: str = "auto"  # torch.compile the training step; "auto": "reduce-overhead" on CUDA, off on CPU
+    # CUDA only, and it changes the arithmetic: "tf32" matmuls or "bf16" autocast. Keep "float32"
+    # unless the benchmark's regression check shows the test error within 1% of float32.
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -52,9 +63,13 @@ class RunConfig:
     def cache_key(self) -> str:
         """A short hash of the fields that change the trained weights.
 
-        ``device`` is left out on purpose: a model trained on a GPU is reused by a CPU build.
+        ``device`` and the other :data:`SPEED_FIELDS` are left out on purpose: a model trained on
+        a GPU, or with another implementation of the same maths, is reused by a CPU build.
+        ``precision`` counts only when it is not the default, so float32 keys stay as they were.
         """
-        fields = {k: v for k, v in dataclasses.asdict(self).items() if k != "device"}
+        fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in SPEED_FIELDS}
+        if fields["precision"] == "float32":
+            del fields["precision"]
         blob = json.dumps([CACHE_VERSION, fields], sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -99,6 +114,9 @@ def _validate(cfg: RunConfig) -> None:
     _check_choice("output_activation", cfg.output_activation, ACTIVATIONS)
     _check_choice("loss", cfg.loss, LOSSES)
     _check_choice("upsample", cfg.upsample, UPSAMPLING)
+    _check_choice("conv_impl", cfg.conv_impl, CONV_IMPLS)
+    _check_choice("compile", cfg.compile, COMPILE_MODES)
+    _check_choice("precision", cfg.precision, PRECISIONS)
     _check_int("epochs", cfg.epochs, 1, None)
     _check_int("train_size", cfg.train_size, 1, MNIST_TRAIN_SIZE)
     _check_int("test_size", cfg.test_size, 1, MNIST_TEST_SIZE)

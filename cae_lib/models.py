@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .config import RunConfig
+from .fastconv import gemm_forward
 
 INPUT_SHAPE = (1, 28, 28)
 
@@ -46,17 +47,25 @@ def activation(name: str) -> nn.Module:
 
 
 class CAE(nn.Module):
-    """An encoder and a decoder; ``encode`` gives the code that the decoder reconstructs from."""
+    """An encoder and a decoder; ``encode`` gives the code that the decoder reconstructs from.
 
-    def __init__(self, encoder: nn.Sequential, decoder: nn.Sequential) -> None:
+    ``forward`` computes ``decoder(encoder(x))``, by default through :mod:`cae_lib.fastconv`.
+    """
+
+    def __init__(self, encoder: nn.Sequential, decoder: nn.Sequential, conv_impl: str = "gemm") -> None:
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
+        # "gemm": cae_lib.fastconv (same function, a few large matrix multiplies); "native": the
+        # layers one by one, as listed. Not part of the weights, so not in the state dict.
+        self.conv_impl = conv_impl
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.conv_impl == "gemm":
+            return gemm_forward(self, x)
         return self.decoder(self.encoder(x))
 
     @property
@@ -79,7 +88,7 @@ def build_model(cfg: RunConfig) -> CAE:
             *decoder,
         ]
     decoder.append(("out", activation(cfg.output_activation)))
-    return CAE(nn.Sequential(OrderedDict(encoder)), nn.Sequential(OrderedDict(decoder)))
+    return CAE(nn.Sequential(OrderedDict(encoder)), nn.Sequential(OrderedDict(decoder)), cfg.conv_impl)
 
 
 def layer_shapes(model: CAE) -> list[tuple[str, str, tuple[int, ...]]]:
