@@ -35,9 +35,9 @@ def loss_curves(runs: dict[str, TrainedRun], caption: str) -> Figure:
     """Training loss and test MSE per epoch of every model, on one log-scaled plot."""
     fig, ax = plt.subplots(figsize=(7, 4))
     for key, run in runs.items():
-        h = run.history
-        ax.plot(range(len(h.test_mse)), h.test_mse, "-o", color=COLORS[key], label=f"{NAMES[key]}: test MSE")
-        ax.plot(range(1, len(h.train_loss) + 1), h.train_loss, "--", color=COLORS[key], label=f"{NAMES[key]}: train loss")
+        h, color, name = run.history, COLORS[key], NAMES[key]
+        ax.plot(range(len(h.test_mse)), h.test_mse, "-o", color=color, label=f"{name}: test MSE")
+        ax.plot(range(1, len(h.train_loss) + 1), h.train_loss, "--", color=color, label=f"{name}: train loss")
     ax.set_yscale("log")
     ax.set_xlabel("epoch (0 = untrained)")
     ax.set_ylabel("loss (mean squared error per pixel)")
