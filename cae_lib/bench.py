@@ -201,8 +201,8 @@ def regression_check(model: str, device: torch.device, train_size: int, test_siz
 def run(quick: bool = False, device: str = "auto") -> dict[str, Any]:
     """All the figures, as a JSON-ready dict."""
     dev = resolve_device(device)
-    train_n, test_n, repeats = (1_000, 1_000, 2) if quick else (6_000, 10_000, 3)
-    reg = (1_000, 500, 1) if quick else (10_000, 2_000, 2)
+    train_n, test_n, repeats = (1_000, 1_000, 2) if quick else (3_000, 10_000, 3)
+    reg = (1_000, 500, 1) if quick else (5_000, 2_000, 2)
     peak = matmul_peak(dev, repeats=3 if quick else 10)
     result: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
