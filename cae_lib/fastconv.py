@@ -1,4 +1,4 @@
-"""The autoencoders' forward pass as a few large matrix multiplies (the default on every device).
+"""The autoencoders' forward pass, computed faster than layer by layer (the default on every device).
 
 The plain layers (``nn.Conv2d`` 17x17, ``MaxPool2d``, upsampling, ``nn.ConvTranspose2d``) spend
 most of their time outside the CPU's matrix-multiply units. This module computes the same

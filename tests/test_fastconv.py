@@ -94,7 +94,8 @@ def test_cpu_trains_eagerly_and_a_failing_compiler_falls_back(monkeypatch):
 
 
 def test_benchmark_table_has_both_models():
-    figures = {"images_per_s": 1.0, "tutorial_images_per_s": 1.0, "speedup": 1.0, "gflops": 1.0,
+    figures = {"images_per_s": 1.0, "tutorial_images_per_s": 1.0, "speedup": 1.0,
+               "plain_layers_images_per_s": 1.0, "speedup_over_plain_layers": 1.0, "gflops": 1.0,
                "peak_fraction": 0.5, "tutorial_peak_fraction": 0.4, "effective_gflops": 1.0,
                "eval_images_per_s": 1.0, "peak_memory_mib": 1.0, "test_mse": 0.1, "plain_test_mse": 0.1,
                "within_1_percent": True, "regression_setup": "x"}
