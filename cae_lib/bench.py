@@ -8,11 +8,12 @@ figures) prints one table. For each model it times, in the same process and alte
 * **tutorial**: ``torchvision.datasets.MNIST`` with ``transforms.ToTensor()``, a
   ``DataLoader(batch_size=50, shuffle=True)``, the plain layers, ``.item()`` on every step's loss.
 
-The two loops take turns every few batches, from fresh models (compilation, if any, included), so
-that load from other jobs on a shared machine slows both alike; each figure is the best of a few
-such passes. GFLOP/s count only the convolutions' multiply-
-adds (forward and backward, :func:`training_flops`); ``peak_fraction`` divides the FLOPs a loop
-actually performs per second by a large float32 ``torch.mm`` timed in the same run.
+The loops take turns every few batches, from fresh models, so that load from other jobs on a
+shared machine hits them alike; images/s come from the lower quartile of those chunks' times
+(:func:`steady_rate`), and the first chunk's time (warm-up, compilation included) is reported apart.
+GFLOP/s count only the convolutions' multiply-adds (forward and backward, :func:`training_flops`);
+``peak_fraction`` divides the FLOPs a loop actually performs per second by a
+large float32 ``torch.mm`` timed in the same run.
 """
 
 from __future__ import annotations
@@ -105,28 +106,39 @@ def _sync(device: torch.device) -> None:
 
 def _time_loops(
     cfg: RunConfig, images: torch.Tensor, dataset: Subset, device: torch.device
-) -> tuple[float, float, float]:
-    """Seconds for one pass over the same images of: ours, ours with the plain layers, the tutorial.
+) -> list[list[float]]:
+    """Seconds of each chunk of :data:`CHUNK_BATCHES` batches for: ours, ours with the plain layers,
+    the tutorial loop (three lists), over one pass of the same images from fresh models.
 
-    The three take turns every few batches, so a neighbour's load on a shared machine slows all
-    alike and the ratios stay meaningful. Ours runs :func:`cae_lib.train._train_epoch` itself.
+    The three take turns chunk by chunk, so a neighbour's load on a shared machine hits all alike.
+    Ours runs :func:`cae_lib.train._train_epoch` itself.
     """
     loops = [_our_chunks(cfg, device), _our_chunks(dataclasses.replace(cfg, conv_impl="native"), device)]
     tutorial = _tutorial_steps(cfg, dataset, device)
     chunk = CHUNK_BATCHES * cfg.batch_size
-    seconds = [0.0, 0.0, 0.0]
-    for start in range(0, len(images), chunk):
+    seconds: list[list[float]] = [[], [], []]
+    for start in range(0, len(images) - chunk + 1, chunk):
         part = images[start : start + chunk]
         for i, loop in enumerate(loops):
             begin = time.perf_counter()
             loop(part)
-            seconds[i] += time.perf_counter() - begin
+            seconds[i].append(time.perf_counter() - begin)
         begin = time.perf_counter()
-        for _ in range(len(part) // cfg.batch_size):
+        for _ in range(CHUNK_BATCHES):
             next(tutorial)
         _sync(device)
-        seconds[2] += time.perf_counter() - begin
-    return seconds[0], seconds[1], seconds[2]
+        seconds[2].append(time.perf_counter() - begin)
+    return seconds
+
+
+def steady_rate(chunk_seconds: list[float], chunk_images: int) -> float:
+    """Images per second from the lower quartile of chunk times, the first (warm-up) chunk left out.
+
+    On a shared 2-core machine a neighbour's burst can slow a multi-threaded chunk tenfold; the
+    lower quartile of many interleaved chunks estimates the speed without that noise.
+    """
+    steady = sorted(chunk_seconds[1:] or chunk_seconds)
+    return chunk_images / steady[len(steady) // 4]
 
 
 def _our_chunks(cfg: RunConfig, device: torch.device) -> Callable[[torch.Tensor], None]:
@@ -190,8 +202,11 @@ def bench_model(
     )
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    times = [_time_loops(cfg, images, tutorial_data, device) for _ in range(repeats)]
-    ours_rate, plain_rate, tutorial_rate = (n / min(t[i] for t in times) for i in range(3))
+    chunks: list[list[float]] = [[], [], []]
+    for _ in range(repeats):
+        for i, times in enumerate(_time_loops(cfg, images, tutorial_data, device)):
+            chunks[i] += times
+    ours_rate, plain_rate, tutorial_rate = (steady_rate(c, CHUNK_BATCHES * BATCH) for c in chunks)
     ours_flops = training_flops(model, cfg.upsample, cfg.conv_impl)
     plain_flops = training_flops(model, cfg.upsample, "native")
     return {
@@ -209,7 +224,9 @@ def bench_model(
         "tutorial_peak_fraction": tutorial_rate * plain_flops / 1e9 / peak,
         "flops_per_image": ours_flops,
         "plain_flops_per_image": plain_flops,
-        "eval_images_per_s": _eval_rate(cfg, test, device, repeats),
+        "first_chunk_seconds": chunks[0][0],  # warm-up, compilation included
+        "tutorial_first_chunk_seconds": chunks[2][0],
+        "eval_images_per_s": _eval_rate(cfg, test, device, 3),
         "peak_memory_mib": _peak_memory_mib(device),
     }
 
@@ -267,7 +284,7 @@ def format_table(result: dict[str, Any]) -> str:
         ("fraction of matmul peak, tutorial", "tutorial_peak_fraction", "{:.0%}"),
         ("effective GFLOP/s (plain layers' count)", "effective_gflops", "{:.1f}"),
         ("evaluation images/s (no grad)", "eval_images_per_s", "{:,.0f}"),
-        ("peak memory MiB", "peak_memory_mib", "{:,.0f}"),
+        ("peak memory MiB (CPU: process max RSS)", "peak_memory_mib", "{:,.0f}"),
         ("test MSE, ours", "test_mse", "{:.5f}"),
         ("test MSE, plain layers", "plain_test_mse", "{:.5f}"),
         ("within 1% of plain", "within_1_percent", "{}"),

@@ -93,6 +93,13 @@ def test_cpu_trains_eagerly_and_a_failing_compiler_falls_back(monkeypatch):
     torch.testing.assert_close(out, model(x))
 
 
+def test_steady_rate_ignores_warm_up_and_bursts_of_load():
+    from cae_lib.bench import steady_rate
+
+    # warm-up 5 s, then 1 s chunks of 200 images with two 10x bursts from a neighbour
+    assert steady_rate([5.0, 1.0, 10.0, 1.0, 1.0, 10.0, 1.0, 1.0], 200) == 200.0
+
+
 def test_benchmark_table_has_both_models():
     figures = {"images_per_s": 1.0, "tutorial_images_per_s": 1.0, "speedup": 1.0,
                "plain_layers_images_per_s": 1.0, "speedup_over_plain_layers": 1.0, "gflops": 1.0,
