@@ -35,9 +35,9 @@ def loss_curves(runs: dict[str, TrainedRun], caption: str) -> Figure:
     """Training loss and test MSE per epoch of every model, on one log-scaled plot."""
     fig, ax = plt.subplots(figsize=(7, 4))
     for key, run in runs.items():
-        h = run.history
-        ax.plot(range(len(h.test_mse)), h.test_mse, "-o", color=COLORS[key], label=f"{NAMES[key]}: test MSE")
-        ax.plot(range(1, len(h.train_loss) + 1), h.train_loss, "--", color=COLORS[key], label=f"{NAMES[key]}: train loss")
+        h, color, name = run.history, COLORS[key], NAMES[key]
+        ax.plot(range(len(h.test_mse)), h.test_mse, "-o", color=color, label=f"{name}: test MSE")
+        ax.plot(range(1, len(h.train_loss) + 1), h.train_loss, "--", color=color, label=f"{name}: train loss")
     ax.set_yscale("log")
     ax.set_xlabel("epoch (0 = untrained)")
     ax.set_ylabel("loss (mean squared error per pixel)")
@@ -53,7 +53,7 @@ def image_rows(rows: dict[str, torch.Tensor], title: str, nrow: int | None = Non
     n = len(next(iter(rows.values())))
     nrow = nrow or n
     fig, axes = plt.subplots(len(rows), 1, figsize=(min(1.0 * nrow, 12), 1.25 * len(rows) * n / nrow + 0.6))
-    for ax, (label, images) in zip(axes, rows.items()):
+    for ax, (label, images) in zip(axes, rows.items(), strict=True):
         show_grid(ax, images.clamp(0, 1), nrow)
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
     fig.suptitle(title, fontsize=10)
@@ -64,7 +64,7 @@ def image_rows(rows: dict[str, torch.Tensor], title: str, nrow: int | None = Non
 def filter_grids(runs: dict[str, TrainedRun], caption: str) -> Figure:
     """Every model's 100 first-layer 17x17 filters side by side, each scaled to its own range."""
     fig, axes = plt.subplots(1, len(runs), figsize=(6 * len(runs), 6.4))
-    for ax, (key, run) in zip(axes, runs.items()):
+    for ax, (key, run) in zip(axes, runs.items(), strict=True):
         show_grid(ax, run.model.first_filters, nrow=10, normalize=True)
         ax.set_title(NAMES[key], color=COLORS[key])
     fig.suptitle(f"First-layer filters (100 @ 17×17)\n{caption}", fontsize=10)

@@ -36,7 +36,7 @@ def test_an_identity_model_copies_noise_perfectly():
 def test_noise_images_have_the_digits_shape_and_range(kind):
     digits = torch.rand(10, 1, 28, 28) ** 4
     noise = analysis.noise_images(kind, digits, seed=3)
-    assert noise.shape == digits.shape and 0 <= noise.min() and noise.max() <= 1
+    assert noise.shape == digits.shape and noise.min() >= 0 and noise.max() <= 1
     assert torch.equal(noise, analysis.noise_images(kind, digits, seed=3))
 
 

@@ -20,7 +20,7 @@ def test_loads_whole_splits_as_float_tensors_without_writing(data_dir):
     assert x.shape == (60_000, 1, 28, 28) and x.dtype == torch.float32
     assert y.shape == (60_000,) and set(y.unique().tolist()) == set(range(10))
     assert tx.shape == (100, 1, 28, 28)
-    assert 0.0 <= x.min() and x.max() == 1.0
+    assert x.min() >= 0.0 and x.max() == 1.0
     assert snapshot(data_dir) == before  # nothing written: the shared folder is read-only
 
 

@@ -5,6 +5,13 @@ from cae_lib import cache
 from cae_lib.config import make_config
 from cae_lib.train import DivergedError, resolve_device, train
 
+
+def assert_same_weights(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
 TINY = {"train_size": 1_000, "test_size": 200, "epochs": 2}
 
 
@@ -25,8 +32,7 @@ def test_history_has_one_entry_per_epoch_and_learning_happens(tiny_run):
 
 def test_training_is_deterministic_on_cpu_for_a_seed(data_dir, tiny_run):
     again = train(tiny_run.config, data_dir, progress=False)
-    for a, b in zip(tiny_run.model.state_dict().values(), again.model.state_dict().values()):
-        assert torch.equal(a, b)
+    assert_same_weights(tiny_run.model, again.model)
     other_seed = train(make_config("smoke", model="single", seed=1, **TINY), data_dir, progress=False)
     assert not torch.equal(other_seed.model.first_filters, tiny_run.model.first_filters)
 
@@ -44,8 +50,7 @@ def test_cache_round_trip_and_reuse(tmp_path, data_dir, tiny_run, monkeypatch):
     monkeypatch.setattr(cache, "train", lambda *a, **k: pytest.fail("a cached run was retrained"))
     loaded = cache.load_or_train(tiny_run.config, tmp_path, data_dir)
     assert loaded.history == tiny_run.history and loaded.env == tiny_run.env
-    for a, b in zip(tiny_run.model.state_dict().values(), loaded.model.state_dict().values()):
-        assert torch.equal(a, b)
+    assert_same_weights(tiny_run.model, loaded.model)
 
 
 def test_cache_misses_for_another_config(tmp_path, tiny_run):
