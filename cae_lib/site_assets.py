@@ -70,6 +70,22 @@ PACKAGES = (
 )
 
 
+# Loaded between require.js and embed-amd.js. The widget manager's two AMD modules find their fonts
+# relative to where require.js thinks they live, by default under the page's own folder; point both
+# at vendor/html-manager/ instead.
+WIDGETS_PATHS_JS = """\
+(function () {
+  var here = new URL(".", document.currentScript.src).href;  // .../_static/vendor/
+  window.__jupyter_widgets_assets_path__ = here + "html-manager/";
+  require.config({paths: {
+    "@jupyter-widgets/html-manager/dist": here + "html-manager",
+    "@jupyter-widgets/html-manager": here + "html-manager/index",
+  }});
+})();
+"""
+WIDGETS_PATHS_FILE = "widgets-paths.js"
+
+
 def cache_dir() -> Path:
     """Where fetched assets are kept: ``$CAE_ASSETS_CACHE``, else ``~/.cache/cae-book/site-assets``."""
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "cae-book" / "site-assets").expanduser()
@@ -84,6 +100,9 @@ def ensure_assets(cache: Path | None = None) -> Path:
         if not stamp.is_file():
             _install(package, _download(package), target)
             stamp.touch()
+    paths_js = cache / VENDOR / WIDGETS_PATHS_FILE
+    if not paths_js.is_file() or paths_js.read_text() != WIDGETS_PATHS_JS:
+        paths_js.write_text(WIDGETS_PATHS_JS)
     return cache
 
 
@@ -129,9 +148,24 @@ def _add_static_path(app) -> None:
     app.config.html_static_path.append(str(ensure_assets()))
 
 
+def _drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Each script once per page: under Sphinx 7.4 sphinx-thebe's and sphinx-togglebutton's inline
+    scripts end up on a page twice (once with filename None, once with ""), and a second ``const
+    THEBE_JS_URL`` is a console error on every page."""
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        # The copies differ in filename (None or "" for an inline script), so compare what the page shows.
+        key = (str(getattr(script, "filename", script) or ""), repr(sorted(getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"] = unique
+
+
 def setup(app) -> dict:
     """Sphinx entry point: fetch (if needed) and serve the vendored assets from ``_static/``."""
     app.connect("builder-inited", _add_static_path)
+    app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
