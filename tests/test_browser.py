@@ -185,11 +185,12 @@ def test_page_loads_cleanly_offline_with_working_images_and_links(visit, name):
             assert fragment in ids, f"{href}: no element with id {fragment!r}"
 
 
-def test_every_chapter_has_a_numbered_caption_or_figure_where_it_claims_one(visit):
+def test_explorer_has_a_numbered_figure_citations_and_typeset_math(visit):
     page = visit("explorer").page
     caption = page.locator("figcaption", has_text="gaussian noise")
     assert caption.count() == 1 and caption.inner_text().startswith("Fig")
     assert page.locator("a[href*='references.html']").count() > 0, "the citations do not link to the bibliography"
+    page.wait_for_selector("mjx-container", timeout=10_000)  # MathJax, served by the site itself, ran
 
 
 def test_explorer_slider_changes_the_pictures_without_a_kernel(visit):
