@@ -70,10 +70,12 @@ PACKAGES = (
 )
 
 
-# Loaded between require.js and embed-amd.js. The widget manager's two AMD modules find their fonts
-# relative to where require.js thinks they live, by default under the page's own folder; point both
-# at vendor/html-manager/ instead.
-WIDGETS_PATHS_JS = """\
+# Loaded between require.js and embed-amd.js, on pages with widgets. Two fixes for the widget manager:
+# - its two AMD modules find their fonts relative to where require.js thinks they live, by default
+#   under the page's own folder: point both at vendor/html-manager/;
+# - it typesets every label through MathJax 2's API (MathJax.Hub.Queue) whenever window.MathJax
+#   exists, and the book loads MathJax 3: give it that one call, before and after MathJax starts.
+WIDGETS_SETUP_JS = """\
 (function () {
   var here = new URL(".", document.currentScript.src).href;  // .../_static/vendor/
   window.__jupyter_widgets_assets_path__ = here + "html-manager/";
@@ -81,9 +83,24 @@ WIDGETS_PATHS_JS = """\
     "@jupyter-widgets/html-manager/dist": here + "html-manager",
     "@jupyter-widgets/html-manager": here + "html-manager/index",
   }});
+
+  var hub = {Queue: function (job) {  // job = ["Typeset", MathJax.Hub, element]
+    var mathjax = window.MathJax;
+    if (mathjax && mathjax.typesetPromise) mathjax.typesetPromise([job[2]]).catch(function () {});
+  }};
+  var config = window.MathJax || {};  // Sphinx's MathJax 3 config, if it wrote one
+  var startup = config.startup || {};
+  var ready = startup.ready;
+  startup.ready = function () {
+    if (ready) ready(); else window.MathJax.startup.defaultReady();
+    window.MathJax.Hub = hub;
+  };
+  config.startup = startup;
+  config.Hub = hub;
+  window.MathJax = config;
 })();
 """
-WIDGETS_PATHS_FILE = "widgets-paths.js"
+WIDGETS_SETUP_FILE = "widgets-setup.js"
 
 
 def cache_dir() -> Path:
@@ -100,9 +117,9 @@ def ensure_assets(cache: Path | None = None) -> Path:
         if not stamp.is_file():
             _install(package, _download(package), target)
             stamp.touch()
-    paths_js = cache / VENDOR / WIDGETS_PATHS_FILE
-    if not paths_js.is_file() or paths_js.read_text() != WIDGETS_PATHS_JS:
-        paths_js.write_text(WIDGETS_PATHS_JS)
+    setup_js = cache / VENDOR / WIDGETS_SETUP_FILE
+    if not setup_js.is_file() or setup_js.read_text() != WIDGETS_SETUP_JS:
+        setup_js.write_text(WIDGETS_SETUP_JS)
     return cache
 
 
