@@ -35,9 +35,9 @@ class Study:
         """The test images the models were scored on, and their labels, on the CPU."""
         return load_mnist(False, self.data_dir, self.config.test_size)
 
-    def train_images(self) -> torch.Tensor:
-        """The training images the models were trained on, on the CPU."""
-        return load_mnist(True, self.data_dir, self.config.train_size)[0]
+    def train_set(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training images the models were trained on, and their labels, on the CPU."""
+        return load_mnist(True, self.data_dir, self.config.train_size)
 
     @property
     def caption(self) -> str:

@@ -10,7 +10,7 @@ import pytest
 from cae_lib import paths
 
 REPO = paths.REPO_ROOT
-CHAPTERS = ["intro", "architecture", "training", "reconstructions", "filters", "noise"]
+CHAPTERS = ["intro", "architecture", "training", "reconstructions", "filters", "noise", "numbers"]
 
 
 @pytest.fixture(scope="session")
