@@ -75,6 +75,8 @@ def set_aside(path: str | os.PathLike, reason: str) -> Path | None:
         path.rename(aside)
     except FileNotFoundError:  # another process set it aside first
         return None
+    except OSError as err:  # a read-only artifacts folder, say: better stop than use it
+        raise RuntimeError(f"{path} {reason}, and it could not be moved aside ({err}): delete it") from err
     warnings.warn(
         f"{path} {reason}; it was moved to {aside.name} (delete it when you no longer need it) "
         "and the run is trained again",
