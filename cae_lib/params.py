@@ -61,6 +61,9 @@ PARAMETERS: dict[str, Param] = {
     "n_show": Param(int, optional=False, minimum=1),
     "n_score": Param(int, optional=False, minimum=1),
     "n_per_class": Param(int, optional=False, minimum=1),
+    "n_worst": Param(int, optional=False, minimum=1),
+    "noise_levels": Param(list[float], optional=False),  # papermill: -y 'noise_levels: [0, 0.1]'
+    "probe_epochs": Param(int, optional=False, minimum=1),
 }
 
 

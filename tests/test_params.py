@@ -74,6 +74,13 @@ def test_a_list_parameter_takes_a_real_list_not_text_that_looks_like_one():
         check_parameters({"seeds": [0, 1.5]}, spec)
 
 
+def test_the_numbers_chapters_noise_levels_take_a_list_given_with_y():
+    spec = {"noise_levels": PARAMETERS["noise_levels"]}
+    check_parameters({"noise_levels": [0, 0.1, 0.5]}, spec)  # -y 'noise_levels: [0, 0.1, 0.5]'
+    with pytest.raises(ParameterError, match=r"must be a list of numbers: .*-y 'noise_levels: \[0, 1\]'"):
+        check_parameters({"noise_levels": "[0, 0.1]"}, spec)  # -p noise_levels '[0, 0.1]'
+
+
 def test_without_papermill_only_the_types_are_checked():
     check_parameters({"In": ["", DECLARED, "check_parameters(globals())"], **DEFAULTS})  # Jupyter Book
     with pytest.raises(ParameterError, match="epochs=2.5"):
