@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import jupytext
 import nbformat
 import papermill
 import pytest
 import yaml
+
+from cae_lib import cache
+from cae_lib.study import study_configs
 
 from .conftest import CHAPTERS, REPO, jupyter_book
 
@@ -62,6 +69,27 @@ def test_chapter_runs_under_papermill_with_the_smoke_profile(chapter, artifacts,
     assert (BOOK / f"{chapter}.ipynb").read_bytes() == before, "executing must not touch the committed notebook"
     if chapter != "architecture":
         assert "profile smoke" in out.read_text()  # the run's label is printed on the page
+
+
+@pytest.mark.parametrize("where", ["repo root", "book"])
+def test_papermill_cli_from_another_folder_resolves_relative_paths_from_the_repo(where, artifacts, data_dir, tmp_path):
+    # The runs from the repo root and from book/ without --cwd; the test above covers --cwd and
+    # the book build below Jupyter Book's own execution (which runs each notebook in book/).
+    cwd = REPO if where == "repo root" else BOOK
+    before = sorted(p.name for p in cwd.iterdir())
+    relative = {"data_dir": os.path.relpath(data_dir, REPO), "artifacts_dir": os.path.relpath(artifacts, REPO)}
+    args = [a for name, value in relative.items() for a in ("-p", name, value)]
+    notebook = os.path.relpath(BOOK / "intro.ipynb", cwd)
+    papermill_cli = str(Path(sys.executable).with_name("papermill"))
+    result = subprocess.run(
+        [papermill_cli, notebook, str(tmp_path / "out.ipynb"), "-p", "profile", "smoke", *args],
+        capture_output=True, text=True, cwd=cwd, timeout=1200,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "profile smoke" in (tmp_path / "out.ipynb").read_text()
+    assert sorted(p.name for p in cwd.iterdir()) == before, "nothing is created where papermill runs"
+    for cfg in study_configs("smoke").values():
+        assert cache.run_dir(cfg, artifacts).is_dir()
 
 
 def test_smoke_book_builds_without_warnings_and_every_page_has_outputs(smoke_book):
