@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup book test lint clean
+.PHONY: setup browser book test clean
 
 setup: $(STAMP)
 
@@ -20,8 +20,14 @@ book: setup
 	CAE_PROFILE=$(PROFILE) $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book: $(CURDIR)/_build/html/index.html"
 
-## Lint, unit tests, every chapter under papermill (smoke), pairing checks, a smoke book build.
-test: setup
+## The browser test drives Debian's headless Chromium; install it once (root or sudo).
+browser:
+	@test -x /usr/bin/chromium || { SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
+
+## Lint, unit tests, every chapter under papermill (smoke), pairing checks, a smoke book build,
+## and the built site in a headless browser.
+test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

@@ -4,7 +4,8 @@ Modules, in the order a run flows through them:
 ``config`` (a run's settings and the profiles), ``paths`` (where data and artifacts live),
 ``data`` (MNIST as tensors), ``models`` (the two autoencoders), ``train`` (the loop),
 ``cache`` (trained runs on disk), ``study`` (both models of a profile, for a chapter),
-``analysis`` (baselines and noise), ``plots`` (figures) and ``report`` (tables and glued numbers).
+``analysis`` (baselines and noise), ``plots`` (figures), ``report`` (tables and glued numbers) and
+``explorer`` (the explorer chapter's widgets). ``site_assets`` is a Sphinx extension for the build.
 """
 
 from .cache import load_or_train

@@ -67,3 +67,85 @@ def copy_quality(model: nn.Module, inputs: torch.Tensor) -> dict[str, float]:
         "mse": (outputs - inputs).pow(2).mean().item(),
         "correlation": correlation(inputs, outputs).mean().item(),
     }
+
+
+def psnr(mse: torch.Tensor | float, peak: float = 1.0) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB for a per-pixel MSE of images whose pixels span [0, ``peak``]."""
+    return 10 * torch.log10(peak**2 / torch.as_tensor(mse, dtype=torch.float64))
+
+
+def per_class_mean(values: torch.Tensor, labels: torch.Tensor, classes: int = 10) -> torch.Tensor:
+    """Mean of ``values`` (one per image) within each class, shape ``(classes,)``."""
+    sums = torch.zeros(classes, dtype=values.dtype).index_add_(0, labels, values)
+    return sums / torch.bincount(labels, minlength=classes).clamp_min(1)
+
+
+def pca_components_for_parameters(parameters: int, pixels: int = 784) -> int:
+    """PCA components whose basis (``pixels`` weights each) plus the mean image fit in ``parameters``."""
+    return max(0, (parameters - pixels) // pixels)
+
+
+def gaussian_corruption(images: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
+    """``images`` plus Gaussian noise of standard deviation ``sigma``, clipped back to [0, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.randn(images.shape, generator=g).to(images.device)
+    return (images + sigma * noise).clamp(0, 1)
+
+
+def epochs_to_converge(test_mse: list[float], tolerance: float = 0.01) -> int:
+    """First epoch whose test error is within ``tolerance`` (relative) of the final one."""
+    final = test_mse[-1]
+    return next(i for i, v in enumerate(test_mse) if v <= final * (1 + tolerance))
+
+
+@torch.no_grad()
+def codes(model: nn.Module, images: torch.Tensor, batch_size: int = 1_000) -> torch.Tensor:
+    """The flattened code (encoder output) of each image, shape ``(N, code size)``."""
+    model.eval()
+    return torch.cat([model.encode(images[i : i + batch_size]).flatten(1) for i in range(0, len(images), batch_size)])
+
+
+def linear_probe_accuracy(
+    train_features: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_features: torch.Tensor,
+    test_labels: torch.Tensor,
+    epochs: int = 20,
+    seed: int = 0,
+) -> float:
+    """Test accuracy of a logistic-regression classifier trained on frozen features.
+
+    Features are standardised with the training set's statistics; the classifier is trained
+    with Adam on mini-batches of 256, so every representation gets the same optimiser budget.
+    """
+    mean, std = train_features.mean(0), train_features.std(0).clamp_min(1e-6)
+    x_train, x_test = (train_features - mean) / std, (test_features - mean) / std
+    classes = int(train_labels.max()) + 1
+    torch.manual_seed(seed)
+    classifier = nn.Linear(x_train.shape[1], classes)
+    optimizer = torch.optim.Adam(classifier.parameters(), lr=1e-3, weight_decay=1e-4)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        for batch in torch.randperm(len(x_train), generator=g).split(256):
+            loss = nn.functional.cross_entropy(classifier(x_train[batch]), train_labels[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    with torch.no_grad():
+        return (classifier(x_test).argmax(1) == test_labels).float().mean().item()
+
+
+@torch.no_grad()
+def filter_activity(model: nn.Module, images: torch.Tensor, batch_size: int = 1_000) -> torch.Tensor:
+    """Mean activation of each first-layer unit over ``images`` (after its nonlinearity), shape ``(100,)``."""
+    model.eval()
+    first = model.encoder[:2]  # conv1 and its nonlinearity
+    total = sum(first(images[i : i + batch_size]).sum((0, 2, 3)) for i in range(0, len(images), batch_size))
+    return total / (len(images) * 12 * 12)
+
+
+def near_duplicate_pairs(filters: torch.Tensor, threshold: float = 0.95) -> int:
+    """Number of filter pairs whose weights have a cosine similarity above ``threshold``."""
+    flat = nn.functional.normalize(filters.detach().flatten(1), dim=1)
+    similarity = flat @ flat.T
+    return int((similarity.triu(diagonal=1) > threshold).sum())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import socket
 from pathlib import Path
 
 import torch
@@ -23,6 +24,8 @@ MNIST_FILES: dict[str, tuple[int, str]] = {
     "t10k-images-idx3-ubyte": (7_840_016, "2646ac647ad5339dbf082846283269ea"),
     "t10k-labels-idx1-ubyte": (10_008, "27ae3e4e09519cfbb04c329615203637"),
 }
+# Seconds without a byte from a mirror before the download gives up (per connection, not in total).
+DOWNLOAD_TIMEOUT_S = 10
 
 
 class MNISTUnavailableError(RuntimeError):
@@ -61,11 +64,17 @@ def _files_present(root: Path) -> bool:
 
 
 def _download(root: Path) -> None:
+    # torchvision's download has no timeout: on a network that drops packets it would wait
+    # forever. With one, each of its two mirrors gives up after DOWNLOAD_TIMEOUT_S of silence.
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
         MNIST(str(root), train=True, download=True)
         MNIST(str(root), train=False, download=True)
     except Exception as err:  # offline, read-only folder, mirror down: all end the same way
         raise MNISTUnavailableError(_missing_message(root, err)) from err
+    finally:
+        socket.setdefaulttimeout(previous)
 
 
 def verify_mnist(root: str | os.PathLike) -> None:

@@ -91,16 +91,21 @@ def build_model(cfg: RunConfig) -> CAE:
     return CAE(nn.Sequential(OrderedDict(encoder)), nn.Sequential(OrderedDict(decoder)), cfg.conv_impl)
 
 
+@torch.no_grad()
+def layer_outputs(model: CAE, x: torch.Tensor) -> list[tuple[str, str, torch.Tensor]]:
+    """``(layer name, layer type, output)`` for every layer of encoder then decoder, input first."""
+    rows = [("input", "", x)]
+    for part in (model.encoder, model.decoder):
+        for name, layer in part.named_children():
+            x = layer(x)
+            rows.append((name, type(layer).__name__, x))
+    return rows
+
+
 def layer_shapes(model: CAE) -> list[tuple[str, str, tuple[int, ...]]]:
     """``(layer name, layer type, output shape without batch)`` for every layer, input first."""
-    rows = [("input", "", INPUT_SHAPE)]
     x = torch.zeros(1, *INPUT_SHAPE, device=next(model.parameters()).device)
-    with torch.no_grad():
-        for part in (model.encoder, model.decoder):
-            for name, layer in part.named_children():
-                x = layer(x)
-                rows.append((name, type(layer).__name__, tuple(x.shape[1:])))
-    return rows
+    return [(name, kind, tuple(out.shape[1:])) for name, kind, out in layer_outputs(model, x)]
 
 
 def code_shape(model: CAE) -> tuple[int, ...]:

@@ -70,3 +70,35 @@ def filter_grids(runs: dict[str, TrainedRun], caption: str) -> Figure:
     fig.suptitle(f"First-layer filters (100 @ 17×17)\n{caption}", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def per_model_bars(values: dict[str, torch.Tensor], labels: list[str], ylabel: str, title: str) -> Figure:
+    """Grouped bars: one group per entry of ``labels``, one bar per model in its colour."""
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    width = 0.8 / len(values)
+    for i, (key, v) in enumerate(values.items()):
+        x = torch.arange(len(labels)) + (i - (len(values) - 1) / 2) * width
+        ax.bar(x.numpy(), v.numpy(), width, color=COLORS.get(key, "tab:gray"), label=NAMES.get(key, key))
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def per_model_lines(
+    x: list[float], values: dict[str, list[float]], xlabel: str, ylabel: str, title: str
+) -> Figure:
+    """One line per entry of ``values``; models in their colours, anything else (baselines) dashed grey."""
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for key, v in values.items():
+        style = {"color": COLORS[key], "marker": "o"} if key in COLORS else {"color": "gray", "linestyle": "--"}
+        ax.plot(x, v, label=NAMES.get(key, key), **style)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

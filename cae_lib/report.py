@@ -21,3 +21,8 @@ def format_duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def plural(count: int, noun: str) -> str:
+    """``"1 epoch"``, ``"6 epochs"``."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")

@@ -12,7 +12,7 @@ from . import paths
 from .cache import load_or_train
 from .config import DEFAULT_PROFILE, MODELS, RunConfig, make_config
 from .data import load_mnist
-from .report import format_duration
+from .report import format_duration, plural
 from .train import TrainedRun
 
 PROFILE_ENV = "CAE_PROFILE"
@@ -35,9 +35,9 @@ class Study:
         """The test images the models were scored on, and their labels, on the CPU."""
         return load_mnist(False, self.data_dir, self.config.test_size)
 
-    def train_images(self) -> torch.Tensor:
-        """The training images the models were trained on, on the CPU."""
-        return load_mnist(True, self.data_dir, self.config.train_size)[0]
+    def train_set(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training images the models were trained on, and their labels, on the CPU."""
+        return load_mnist(True, self.data_dir, self.config.train_size)
 
     @property
     def caption(self) -> str:
@@ -45,7 +45,7 @@ class Study:
         run = next(iter(self.runs.values()))
         times = ", ".join(f"{k}-layer {format_duration(r.train_seconds)}" for k, r in self.runs.items())
         return (
-            f"profile {self.profile} · {self.config.epochs} epochs · "
+            f"profile {self.profile} · {plural(self.config.epochs, 'epoch')} · "
             f"{self.config.train_size:,} training images · {run.env['device_name']} · {times}"
         )
 

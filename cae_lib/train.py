@@ -7,9 +7,11 @@ slices batches from it, and reads the loss back to the host once per epoch, not 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import platform
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import checkpoint as checkpoints
 from .config import RunConfig
 from .data import load_mnist
 from .models import CAE, build_model
@@ -99,20 +102,36 @@ def initial_model(cfg: RunConfig) -> CAE:
     return build_model(cfg)
 
 
-def train(cfg: RunConfig, data_dir: str | os.PathLike | None = None, progress: bool = True) -> TrainedRun:
-    """Train the model ``cfg`` describes from scratch; deterministic on CPU for a given seed."""
+def train(
+    cfg: RunConfig,
+    data_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    checkpoint: str | os.PathLike | None = None,
+) -> TrainedRun:
+    """Train the model ``cfg`` describes; deterministic on CPU for a given seed.
+
+    With ``checkpoint`` (a file path) the state after every epoch is saved there atomically,
+    and a run that finds a checkpoint of the same config there continues after its last epoch
+    instead of starting over: on the CPU the result is identical to an uninterrupted run.
+    """
     device = resolve_device(cfg.device)
     train_x, _ = load_mnist(True, data_dir, cfg.train_size, device)
     test_x, _ = load_mnist(False, data_dir, cfg.test_size, device)
 
-    model = initial_model(cfg).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    state = _resume(cfg, checkpoint, device) if checkpoint is not None else None
+    if state is None:
+        model = initial_model(cfg).to(device)
+        optimizer = _optimizer(model, cfg)
+        order = torch.Generator().manual_seed(cfg.seed)  # CPU generator: same batches on any device
+        state = _Progress(model, optimizer, order, History(test_mse=[per_image_mse(model, test_x).mean().item()]))
+    elif progress:
+        print(f"{cfg.model}-layer CAE: continuing after epoch {state.epoch} from {checkpoint}", file=sys.stderr)
+    model, optimizer, order, history, resumed = state.model, state.optimizer, state.order, state.history, state.epoch
     objective = loss_function(cfg.loss)
     step_model = training_forward(model, cfg, device)
-    order = torch.Generator().manual_seed(cfg.seed)  # CPU generator: same batches on any device
 
-    history = History(test_mse=[per_image_mse(model, test_x).mean().item()])
-    bar = tqdm(range(cfg.epochs), desc=f"{cfg.model}-layer CAE", unit="epoch", disable=not progress)
+    bar = tqdm(range(resumed, cfg.epochs), desc=f"{cfg.model}-layer CAE", unit="epoch", disable=not progress,
+               initial=resumed, total=cfg.epochs)
     for epoch in bar:
         start = time.perf_counter()
         with matmul_precision(cfg.precision, device):
@@ -128,7 +147,63 @@ def train(cfg: RunConfig, data_dir: str | os.PathLike | None = None, progress: b
         history.train_loss.append(loss)
         history.test_mse.append(per_image_mse(model, test_x).mean().item())
         bar.set_postfix(train_loss=f"{loss:.4f}", test_mse=f"{history.test_mse[-1]:.4f}")
-    return TrainedRun(cfg, model.cpu().eval(), history, environment(device))
+        if checkpoint is not None:
+            checkpoints.save(checkpoint, _snapshot(cfg, state, epoch + 1))
+    env = environment(device)
+    if resumed:
+        env["resumed_after_epoch"] = resumed  # an interrupted run, continued from its checkpoint
+    return TrainedRun(cfg, model.cpu().eval(), history, env)
+
+
+@dataclass
+class _Progress:
+    """What the next epoch starts from; ``epoch`` counts the epochs already done."""
+
+    model: CAE
+    optimizer: torch.optim.Optimizer
+    order: torch.Generator
+    history: History
+    epoch: int = 0
+
+
+def _optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+
+
+def _snapshot(cfg: RunConfig, state: _Progress, epoch: int) -> dict[str, Any]:
+    return {
+        "format": checkpoints.FORMAT,
+        "cache_key": cfg.cache_key(),
+        "epoch": epoch,
+        "model": state.model.state_dict(),
+        "optimizer": state.optimizer.state_dict(),
+        "generator": state.order.get_state(),
+        "history": dataclasses.asdict(state.history),
+    }
+
+
+def _resume(cfg: RunConfig, path: str | os.PathLike, device: torch.device) -> _Progress | None:
+    """The state saved at ``path`` rebuilt into fresh objects, or ``None`` to start from scratch.
+
+    Everything is restored into new objects and only returned once all of it fits, so a
+    checkpoint that fails half-way (a tensor of the wrong shape, say) is never half-used.
+    """
+    saved = checkpoints.load(path, cfg)
+    if saved is None:
+        return None
+    try:
+        model = build_model(cfg)
+        model.load_state_dict(saved["model"])
+        model.to(device)
+        optimizer = _optimizer(model, cfg)
+        optimizer.load_state_dict(saved["optimizer"])  # moves the momentum buffers to the device
+        order = torch.Generator()
+        order.set_state(saved["generator"])
+        history = History(**saved["history"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as err:
+        checkpoints.set_aside(path, f"does not fit this model ({type(err).__name__}: {err})")
+        return None
+    return _Progress(model, optimizer, order, history, saved["epoch"])
 
 
 def training_forward(model: CAE, cfg: RunConfig, device: torch.device) -> nn.Module:

@@ -1,3 +1,5 @@
+import functools
+
 import pytest
 import torch
 from torch import nn
@@ -57,3 +59,60 @@ def test_filter_smoothness_tells_noise_from_smooth_filters():
 def test_unknown_noise_kind_is_rejected():
     with pytest.raises(ValueError, match="unknown noise kind 'pink'"):
         analysis.noise_images("pink", torch.rand(2, 1, 28, 28))
+
+
+def test_psnr_of_identical_images_is_infinite_and_of_known_errors_exact():
+    assert analysis.psnr(0.0) == float("inf")
+    assert analysis.psnr(0.01).item() == pytest.approx(20.0)
+    assert analysis.psnr(0.04, peak=2.0).item() == pytest.approx(20.0)
+
+
+def test_per_class_mean():
+    values = torch.tensor([1.0, 3.0, 10.0, 0.0])
+    labels = torch.tensor([0, 0, 2, 2])
+    assert analysis.per_class_mean(values, labels, classes=3).tolist() == [2.0, 0.0, 5.0]
+
+
+def test_pca_components_for_parameters():
+    assert analysis.pca_components_for_parameters(784 * 11) == 10  # 10 basis images + the mean image
+    assert analysis.pca_components_for_parameters(57_901) == 72
+
+
+def test_epochs_to_converge():
+    assert analysis.epochs_to_converge([1.0, 0.5, 0.2, 0.101, 0.1]) == 3
+    assert analysis.epochs_to_converge([0.3, 0.2]) == 1
+
+
+def test_gaussian_corruption_is_clipped_seeded_and_zero_sigma_is_identity():
+    x = torch.rand(3, 1, 28, 28)
+    noisy = analysis.gaussian_corruption(x, 0.5, seed=1)
+    assert noisy.min() >= 0 and noisy.max() <= 1
+    assert torch.equal(noisy, analysis.gaussian_corruption(x, 0.5, seed=1))
+    assert torch.equal(analysis.gaussian_corruption(x, 0.0), x)
+
+
+def test_linear_probe_separates_separable_classes_and_not_random_labels():
+    g = torch.Generator().manual_seed(0)
+    centres = 3 * torch.randn(4, 20, generator=g)
+    labels = torch.arange(400) % 4
+    features = centres[labels] + torch.randn(400, 20, generator=g)
+    probe = functools.partial(analysis.linear_probe_accuracy, epochs=100)  # 2 steps an epoch here
+    assert probe(features[:300], labels[:300], features[300:], labels[300:]) > 0.95
+    shuffled = labels[torch.randperm(400, generator=g)]
+    assert probe(features[:300], shuffled[:300], features[300:], shuffled[300:]) < 0.5
+
+
+def test_filter_statistics_on_a_model_with_known_filters():
+    from cae_lib.config import make_config
+    from cae_lib.models import build_model
+
+    model = build_model(make_config("smoke"))
+    with torch.no_grad():
+        model.encoder.conv1.weight.abs_()  # positive filters on positive inputs: every unit fires
+        model.encoder.conv1.weight[:50] = model.encoder.conv1.weight[50:]  # 50 exact duplicate pairs
+        model.encoder.conv1.bias[:] = 0
+        model.encoder.conv1.bias[0] = -1e6  # but unit 0 never does
+    activity = analysis.filter_activity(model, torch.rand(8, 1, 28, 28))
+    assert activity.shape == (100,) and activity[0] == 0 and (activity[1:] > 0).all()
+    assert analysis.near_duplicate_pairs(model.first_filters) == 50
+    assert analysis.codes(model, torch.rand(5, 1, 28, 28)).shape == (5, 3600)

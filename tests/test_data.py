@@ -1,6 +1,9 @@
 import os
 import shutil
 import socket
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -72,3 +75,45 @@ def test_missing_data_names_folder_files_and_setting(tmp_path, monkeypatch, down
     assert str(empty / "MNIST" / "raw") in message
     assert all(name in message for name in MNIST_FILES)
     assert "CAE_DATA_DIR" in message and "data_dir" in message
+
+
+def test_missing_data_without_network_fails_within_seconds(tmp_path, monkeypatch):
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    start = time.monotonic()
+    with pytest.raises(MNISTUnavailableError, match="MNIST not found"):
+        load_mnist(True, tmp_path / "nothing")
+    assert time.monotonic() - start < 10, "no retry loop"
+
+
+def test_a_network_that_never_answers_does_not_hang_the_download(tmp_path):
+    # A proxy that accepts connections and never replies: what a packet-dropping network looks like.
+    silent = socket.create_server(("127.0.0.1", 0))
+    proxy = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "http_proxy", "https_proxy")}
+    script = (
+        "import sys, time; from cae_lib import data; data.DOWNLOAD_TIMEOUT_S = 1; t = time.monotonic()\n"
+        "try: data.load_mnist(False, sys.argv[1])\n"
+        "except data.MNISTUnavailableError as e: print(round(time.monotonic() - t, 1)); print(e)\n"
+    )
+    with silent:
+        result = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "nothing")], capture_output=True, text=True,
+            env={**env, "http_proxy": proxy, "https_proxy": proxy}, timeout=120,
+        )
+    seconds, message = result.stdout.strip().splitlines()[-2:]
+    assert "timed out" in message and "CAE_DATA_DIR" in message
+    assert float(seconds) < 2 * 1 + 5, "each of the two mirrors gives up after DOWNLOAD_TIMEOUT_S"
+
+
+def test_a_complete_read_only_folder_loads_and_nothing_is_written(mnist_copy):
+    folders = [mnist_copy, mnist_copy / "MNIST", mnist_copy / "MNIST" / "raw"]
+    for path in [*folders, *(mnist_copy / "MNIST" / "raw").iterdir()]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    before = snapshot(mnist_copy)
+    try:
+        x, _ = load_mnist(False, mnist_copy, size=10)  # download=True: present files are only read
+        assert x.shape == (10, 1, 28, 28)
+        assert snapshot(mnist_copy) == before
+    finally:
+        for path in folders:
+            path.chmod(0o755)

@@ -14,7 +14,10 @@ import papermill
 import pytest
 import yaml
 
-from .conftest import CHAPTERS, REPO
+from cae_lib import cache
+from cae_lib.study import study_configs
+
+from .conftest import CHAPTERS, REPO, jupyter_book
 
 BOOK = REPO / "book"
 # The training chapter first, so the smoke models are trained once and the others load them.
@@ -28,7 +31,7 @@ def cells(notebook):
 def test_the_toc_lists_exactly_the_chapters():
     toc = yaml.safe_load((REPO / "_toc.yml").read_text())
     files = [toc["root"]] + [entry["file"] for entry in toc["chapters"]]
-    assert files == [f"book/{c}" for c in CHAPTERS]
+    assert files == [f"book/{c}" for c in CHAPTERS] + ["book/references"]
     assert sorted(p.stem for p in BOOK.glob("*.md")) == sorted(CHAPTERS)
 
 
@@ -68,18 +71,29 @@ def test_chapter_runs_under_papermill_with_the_smoke_profile(chapter, artifacts,
         assert "profile smoke" in out.read_text()  # the run's label is printed on the page
 
 
-def jupyter_book(source: Path, out: Path, **env: str) -> subprocess.CompletedProcess:
-    cmd = [
-        str(Path(sys.executable).with_name("jupyter-book")), "build", str(source), "--path-output", str(out),
-        "--warningiserror", "--nitpick", "--keep-going",
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env}, timeout=1800)
+@pytest.mark.parametrize("where", ["repo root", "book"])
+def test_papermill_cli_from_another_folder_resolves_relative_paths_from_the_repo(where, artifacts, data_dir, tmp_path):
+    # The runs from the repo root and from book/ without --cwd; the test above covers --cwd and
+    # the book build below Jupyter Book's own execution (which runs each notebook in book/).
+    cwd = REPO if where == "repo root" else BOOK
+    before = sorted(p.name for p in cwd.iterdir())
+    relative = {"data_dir": os.path.relpath(data_dir, REPO), "artifacts_dir": os.path.relpath(artifacts, REPO)}
+    args = [a for name, value in relative.items() for a in ("-p", name, value)]
+    notebook = os.path.relpath(BOOK / "intro.ipynb", cwd)
+    papermill_cli = str(Path(sys.executable).with_name("papermill"))
+    result = subprocess.run(
+        [papermill_cli, notebook, str(tmp_path / "out.ipynb"), "-p", "profile", "smoke", *args],
+        capture_output=True, text=True, cwd=cwd, timeout=1200,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "profile smoke" in (tmp_path / "out.ipynb").read_text()
+    assert sorted(p.name for p in cwd.iterdir()) == before, "nothing is created where papermill runs"
+    for cfg in study_configs("smoke").values():
+        assert cache.run_dir(cfg, artifacts).is_dir()
 
 
-def test_smoke_book_builds_without_warnings_and_every_page_has_outputs(artifacts, tmp_path):
-    result = jupyter_book(REPO, tmp_path, CAE_PROFILE="smoke")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    html = tmp_path / "_build" / "html"
+def test_smoke_book_builds_without_warnings_and_every_page_has_outputs(smoke_book):
+    html = smoke_book.require_success()
     assert (html / "index.html").is_file()
     for chapter in CHAPTERS:
         page = (html / "book" / f"{chapter}.html").read_text()
