@@ -20,7 +20,7 @@ from cae_lib.config import make_config
 from .test_train import assert_same_weights
 
 # Small enough for seconds per epoch, with enough epochs to be killed in the middle of.
-CFG = make_config("smoke", model="single", train_size=200, test_size=100, epochs=4)
+CFG = make_config("smoke", model="single", train_size=2_000, test_size=100, epochs=6)
 # A config whose run the worker script below trains (or loads) through the cache.
 WORKER = """
 import json, sys
