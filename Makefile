@@ -16,7 +16,9 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $@
 
 ## Build the book with $(PROFILE) (trains both models on first use, then reuses artifacts/).
+## Training runs first, outside the notebooks, so its progress bars show in the terminal.
 book: setup
+	$(BIN)/python -m cae_lib.train_all --profile $(PROFILE)
 	CAE_PROFILE=$(PROFILE) $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book: $(CURDIR)/_build/html/index.html"
 
