@@ -113,6 +113,11 @@ def code_shape(model: CAE) -> tuple[int, ...]:
     return [shape for name, _, shape in layer_shapes(model) if name.startswith("pool")][-1]
 
 
+def code_size(model: CAE) -> int:
+    """Numbers in the code of one image (the product of :func:`code_shape`)."""
+    return torch.Size(code_shape(model)).numel()
+
+
 def parameter_count(model: nn.Module) -> int:
     """Number of trainable weights and biases."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

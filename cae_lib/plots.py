@@ -61,13 +61,13 @@ def image_rows(rows: dict[str, torch.Tensor], title: str, nrow: int | None = Non
     return fig
 
 
-def filter_grids(runs: dict[str, TrainedRun], caption: str) -> Figure:
-    """Every model's 100 first-layer 17x17 filters side by side, each scaled to its own range."""
-    fig, axes = plt.subplots(1, len(runs), figsize=(6 * len(runs), 6.4))
-    for ax, (key, run) in zip(axes, runs.items(), strict=True):
-        show_grid(ax, run.model.first_filters, nrow=10, normalize=True)
-        ax.set_title(NAMES[key], color=COLORS[key])
-    fig.suptitle(f"First-layer filters (100 @ 17×17)\n{caption}", fontsize=10)
+def filter_grids(filters: dict[str, torch.Tensor], title: str, subtitle: str = "") -> Figure:
+    """Each model's first-layer filters (``(100, 1, 17, 17)``) side by side, each scaled to its own range."""
+    fig, axes = plt.subplots(1, len(filters), figsize=(6 * len(filters), 6.4))
+    for ax, (key, f) in zip(axes, filters.items(), strict=True):
+        show_grid(ax, f, nrow=10, normalize=True)
+        ax.set_title(f"{NAMES[key]}{subtitle}", color=COLORS[key])
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -2,7 +2,15 @@ import pytest
 import torch
 
 from cae_lib.config import make_config
-from cae_lib.models import Upsample2x, build_model, code_shape, layer_shapes, parameter_count, receptive_field
+from cae_lib.models import (
+    Upsample2x,
+    build_model,
+    code_shape,
+    code_size,
+    layer_shapes,
+    parameter_count,
+    receptive_field,
+)
 
 SINGLE_SHAPES = [
     ("input", (1, 28, 28)),
@@ -52,6 +60,7 @@ def test_parameter_counts_match_a_hand_count():
 def test_code_shapes_and_receptive_fields():
     assert code_shape(model("single")) == (100, 6, 6)
     assert code_shape(model("two")) == (36, 2, 2)
+    assert (code_size(model("single")), code_size(model("two"))) == (3_600, 144)
     assert receptive_field(model("single")) == 17 + 1  # a 17x17 filter, then a 2x2 pool
     # then a 3x3 conv and a 2x2 pool, both on a grid whose step is 2 input pixels
     assert receptive_field(model("two")) == 18 + (3 - 1) * 2 + (2 - 1) * 2 == 24
