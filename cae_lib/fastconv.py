@@ -26,8 +26,6 @@ atomic adds, so its sums are not bit-for-bit repeatable there.
 
 from __future__ import annotations
 
-import functools
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -94,7 +92,6 @@ def _pool_rows(act: nn.Module, h: torch.Tensor) -> torch.Tensor:
     return act(F.max_pool2d(h, 2)).permute(0, 2, 3, 1)
 
 
-@functools.lru_cache(maxsize=32)
 def _window_index(image_side: int, positions: int, k: int, stride: int, device: torch.device) -> torch.Tensor:
     """Flat pixel index of every window pixel: windows at ``positions`` x ``positions`` places, kxk each."""
     pixels = torch.arange(image_side * image_side, device=device).view(image_side, image_side)
