@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .report import mean_std
 from .train import reconstruct
 
 NOISE_KINDS = ("uniform", "gaussian", "shuffled")
@@ -157,18 +158,20 @@ def near_duplicate_pairs(filters: torch.Tensor, threshold: float = 0.95) -> int:
 UNSTRUCTURED_THRESHOLD = 0.25
 
 
-def unstructured_filters(filters: torch.Tensor, threshold: float = UNSTRUCTURED_THRESHOLD) -> torch.Tensor:
-    """Which filters (``(N, 1, H, W)``) look like noise: boolean ``(N,)``.
+def filter_structure(filters: torch.Tensor) -> torch.Tensor:
+    """How structured each filter (``(N, 1, H, W)``) is: shape ``(N,)``, about 0 for noise, up to 1.
 
-    A filter is unstructured when neighbouring weights are nearly uncorrelated both along rows
-    and along columns (:func:`filter_smoothness` of it and of its transpose, in absolute value,
-    below ``threshold``). The absolute value counts a filter alternating in sign from pixel to
-    pixel (a checkerboard, correlation near -1) as structured, as it is.
+    The larger, in absolute value, of :func:`filter_smoothness` along rows and along columns
+    (that of the transposed filter). The absolute value counts a filter alternating in sign from
+    pixel to pixel (a checkerboard, correlation near -1) as structured, as it is.
     """
     filters = filters.detach()
-    across = filter_smoothness(filters).abs()
-    down = filter_smoothness(filters.transpose(-1, -2)).abs()
-    return torch.maximum(across, down) < threshold
+    return torch.maximum(filter_smoothness(filters).abs(), filter_smoothness(filters.transpose(-1, -2)).abs())
+
+
+def unstructured_filters(filters: torch.Tensor, threshold: float = UNSTRUCTURED_THRESHOLD) -> torch.Tensor:
+    """Which filters look like noise (:func:`filter_structure` below ``threshold``): boolean ``(N,)``."""
+    return filter_structure(filters) < threshold
 
 
 def checkerboard_score(images: torch.Tensor) -> torch.Tensor:
@@ -194,12 +197,13 @@ def checkerboard_score(images: torch.Tensor) -> torch.Tensor:
 
 # Bump when headline_numbers changes what it computes, so numbers cached beside runs are redone.
 HEADLINE_VERSION = 1
+# Each headline number: its label in tables and the format of its mean and standard deviation.
 HEADLINE_NUMBERS = {
-    "test_mse": "test MSE per pixel",
-    "psnr": "PSNR (dB)",
-    "noise_mse": "uniform noise: input-output MSE",
-    "noise_correlation": "uniform noise: input-output correlation",
-    "probe_accuracy": "linear-probe test accuracy",
+    "test_mse": ("test MSE per pixel", ".4f"),
+    "psnr": ("PSNR (dB)", ".2f"),
+    "noise_mse": ("uniform noise: input-output MSE", ".4f"),
+    "noise_correlation": ("uniform noise: input-output correlation", ".3f"),
+    "probe_accuracy": ("linear-probe test accuracy", ".1%"),
 }
 
 
@@ -231,3 +235,8 @@ def headline_numbers(
         "noise_correlation": noise["correlation"],
         "probe_accuracy": accuracy,
     }
+
+
+def headline_text(per_seed: list[dict[str, float]]) -> dict[str, str]:
+    """One model's :func:`headline_numbers`, one dict per seed, as ``"mean ± std"`` texts by key."""
+    return {key: mean_std([s[key] for s in per_seed], fmt) for key, (_, fmt) in HEADLINE_NUMBERS.items()}

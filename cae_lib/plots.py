@@ -15,6 +15,7 @@ from .train import TrainedRun
 
 COLORS = {"single": "tab:blue", "two": "tab:orange"}
 NAMES = {"single": "single-layer CAE", "two": "two-layer CAE"}
+UPSAMPLING_NAMES = {"nearest": "repeat pixels", "zeros": "insert zeros"}  # RunConfig.upsample
 
 
 def show_grid(ax: Axes, images: torch.Tensor, nrow: int, normalize: bool = False) -> None:

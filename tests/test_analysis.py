@@ -166,3 +166,10 @@ def test_headline_numbers_of_an_identity_model():
     assert numbers["test_mse"] == 0 and numbers["psnr"] == float("inf")
     assert numbers["noise_mse"] == 0 and numbers["noise_correlation"] == pytest.approx(1.0)
     assert numbers["probe_accuracy"] == 1.0
+
+
+def test_headline_text_gives_every_number_as_mean_and_std_over_seeds():
+    per_seed = [dict.fromkeys(analysis.HEADLINE_NUMBERS, 0.5), dict.fromkeys(analysis.HEADLINE_NUMBERS, 0.7)]
+    text = analysis.headline_text(per_seed)
+    assert text["test_mse"] == "0.6000 ± 0.1414" and text["probe_accuracy"] == "60.0% ± 14.1%"
+    assert set(text) == set(analysis.HEADLINE_NUMBERS)
