@@ -174,6 +174,12 @@ def unstructured_filters(filters: torch.Tensor, threshold: float = UNSTRUCTURED_
     return filter_structure(filters) < threshold
 
 
+def relative_change(trained: torch.Tensor, initial: torch.Tensor) -> torch.Tensor:
+    """Size of each filter's change in training relative to its initial weights: ``|trained - initial| / |initial|``."""
+    change = (trained.detach() - initial.detach()).flatten(1).norm(dim=1)
+    return change / initial.detach().flatten(1).norm(dim=1).clamp_min(1e-12)
+
+
 def checkerboard_score(images: torch.Tensor) -> torch.Tensor:
     """Fraction of each image's variation that alternates from pixel to pixel, shape ``(N,)``.
 

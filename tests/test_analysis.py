@@ -173,3 +173,9 @@ def test_headline_text_gives_every_number_as_mean_and_std_over_seeds():
     text = analysis.headline_text(per_seed)
     assert text["test_mse"] == "0.6000 ± 0.1414" and text["probe_accuracy"] == "60.0% ± 14.1%"
     assert set(text) == set(analysis.HEADLINE_NUMBERS)
+
+
+def test_relative_change_of_filters():
+    initial = torch.ones(2, 1, 3, 3)
+    trained = torch.stack([torch.ones(1, 3, 3), 1.5 * torch.ones(1, 3, 3)])
+    assert analysis.relative_change(trained, initial).tolist() == pytest.approx([0.0, 0.5])
