@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .report import mean_std
 from .train import reconstruct
 
 NOISE_KINDS = ("uniform", "gaussian", "shuffled")
@@ -149,3 +150,99 @@ def near_duplicate_pairs(filters: torch.Tensor, threshold: float = 0.95) -> int:
     flat = nn.functional.normalize(filters.detach().flatten(1), dim=1)
     similarity = flat @ flat.T
     return int((similarity.triu(diagonal=1) > threshold).sum())
+
+
+# Above this |neighbour correlation| a filter has spatial structure. Freshly initialised 17×17
+# filters (i.i.d. uniform weights) score about 0 ± 0.06 (1/√272 over 272 neighbour pairs), so
+# 0.25 is four of their standard deviations: the book checks that it calls ~all of them unstructured.
+UNSTRUCTURED_THRESHOLD = 0.25
+
+
+def filter_structure(filters: torch.Tensor) -> torch.Tensor:
+    """How structured each filter (``(N, 1, H, W)``) is: shape ``(N,)``, about 0 for noise, up to 1.
+
+    The larger, in absolute value, of :func:`filter_smoothness` along rows and along columns
+    (that of the transposed filter). The absolute value counts a filter alternating in sign from
+    pixel to pixel (a checkerboard, correlation near -1) as structured, as it is.
+    """
+    filters = filters.detach()
+    return torch.maximum(filter_smoothness(filters).abs(), filter_smoothness(filters.transpose(-1, -2)).abs())
+
+
+def unstructured_filters(filters: torch.Tensor, threshold: float = UNSTRUCTURED_THRESHOLD) -> torch.Tensor:
+    """Which filters look like noise (:func:`filter_structure` below ``threshold``): boolean ``(N,)``."""
+    return filter_structure(filters) < threshold
+
+
+def relative_change(trained: torch.Tensor, initial: torch.Tensor) -> torch.Tensor:
+    """Size of each filter's change in training relative to its initial weights: ``|trained - initial| / |initial|``."""
+    change = (trained.detach() - initial.detach()).flatten(1).norm(dim=1)
+    return change / initial.detach().flatten(1).norm(dim=1).clamp_min(1e-12)
+
+
+def checkerboard_score(images: torch.Tensor) -> torch.Tensor:
+    """Fraction of each image's variation that alternates from pixel to pixel, shape ``(N,)``.
+
+    Each 2×2 block of pixels (a, b / c, d) is split by the orthonormal 2×2 Hadamard transform
+    into its mean and three alternating parts: left-right (a - b + c - d)/2, top-bottom
+    (a + b - c - d)/2 and diagonal (a - b - c + d)/2, the pixel grid's Nyquist frequencies
+    (π, 0), (0, π) and (π, π). The score is the alternating parts' energy over the image's total
+    energy about its mean: 1 for a pure checkerboard or stripes of period 2, about 0 for a
+    smooth image (0 for a constant one), 0.75 for white noise, whose energy is spread evenly.
+    Images need even height and width.
+    """
+    x = images.flatten(0, -3).double()  # (N, H, W)
+    if x.shape[-1] % 2 or x.shape[-2] % 2:
+        raise ValueError(f"checkerboard_score needs even image sizes, not {tuple(x.shape[-2:])}")
+    a, b = x[:, 0::2, 0::2], x[:, 0::2, 1::2]
+    c, d = x[:, 1::2, 0::2], x[:, 1::2, 1::2]
+    alternating = ((a - b + c - d) ** 2 + (a + b - c - d) ** 2 + (a - b - c + d) ** 2).sum((1, 2)) / 4
+    total = (x - x.mean((1, 2), keepdim=True)).pow(2).sum((1, 2))
+    return (alternating / total.clamp_min(1e-12)).float()
+
+
+# Bump when headline_numbers changes what it computes, so numbers cached beside runs are redone.
+HEADLINE_VERSION = 1
+# Each headline number: its label in tables and the format of its mean and standard deviation.
+HEADLINE_NUMBERS = {
+    "test_mse": ("test MSE per pixel", ".4f"),
+    "psnr": ("PSNR (dB)", ".2f"),
+    "noise_mse": ("uniform noise: input-output MSE", ".4f"),
+    "noise_correlation": ("uniform noise: input-output correlation", ".3f"),
+    "probe_accuracy": ("linear-probe test accuracy", ".1%"),
+}
+
+
+def headline_numbers(
+    model: nn.Module,
+    train_images: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+    probe_epochs: int = 20,
+    seed: int = 0,
+) -> dict[str, float]:
+    """The numbers the book's comparison reports for one trained model (keys: :data:`HEADLINE_NUMBERS`).
+
+    Test MSE per pixel and its PSNR; how closely uniform noise (one image per test digit) comes
+    back out (:func:`copy_quality`); and the test accuracy of a linear probe of ``probe_epochs``
+    epochs on the frozen codes of the training images (:func:`linear_probe_accuracy`). Every
+    chapter that reports these calls this, so they are computed one way.
+    """
+    mse = (reconstruct(model, test_images) - test_images).pow(2).mean().item()
+    noise = copy_quality(model, noise_images("uniform", test_images, seed))
+    accuracy = linear_probe_accuracy(
+        codes(model, train_images), train_labels, codes(model, test_images), test_labels, probe_epochs, seed
+    )
+    return {
+        "test_mse": mse,
+        "psnr": psnr(mse).item(),
+        "noise_mse": noise["mse"],
+        "noise_correlation": noise["correlation"],
+        "probe_accuracy": accuracy,
+    }
+
+
+def headline_text(per_seed: list[dict[str, float]]) -> dict[str, str]:
+    """One model's :func:`headline_numbers`, one dict per seed, as ``"mean ± std"`` texts by key."""
+    return {key: mean_std([s[key] for s in per_seed], fmt) for key, (_, fmt) in HEADLINE_NUMBERS.items()}

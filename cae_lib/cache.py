@@ -19,7 +19,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -146,6 +146,34 @@ def load_or_train(
         save_run(run, artifacts_dir)
         ckpt.unlink(missing_ok=True)
     return run
+
+
+def load_or_compute(
+    cfg: RunConfig,
+    name: str,
+    params: dict[str, object],
+    compute: Callable[[], dict[str, float]],
+    artifacts_dir: str | os.PathLike | None = None,
+) -> dict[str, float]:
+    """Numbers derived from the cached run of ``cfg``, computed once and kept beside its weights.
+
+    They are stored as ``<run folder>/<name>-<hash of params>.json`` (written atomically), so
+    chapters of one build that report the same numbers of the same run (the introduction and
+    the numbers chapter) compute them once. ``params`` must hold everything besides the run that
+    ``compute`` depends on. Without a cached run folder, or with an unreadable file, the numbers
+    are simply computed again.
+    """
+    folder = run_dir(cfg, artifacts_dir)
+    key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    path = folder / f"{name}-{key}.json"
+    with contextlib.suppress(OSError, ValueError):
+        return dict(json.loads(path.read_text())["values"])
+    values = compute()
+    if folder.is_dir():
+        tmp = folder / f".{path.name}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps({"params": params, "values": values}, indent=2))
+        tmp.replace(path)
+    return values
 
 
 def _sha256(path: Path) -> str:

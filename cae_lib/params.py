@@ -55,6 +55,7 @@ def _run_setting_params() -> dict[str, Param]:
 PARAMETERS: dict[str, Param] = {
     **_run_setting_params(),
     "profile": Param(str),
+    "seeds": Param(int, minimum=1),  # seeds per model for mean ± std; None: the profile's count
     "data_dir": Param(str),
     "artifacts_dir": Param(str),
     "probe_images": Param(int, optional=False, minimum=1),

@@ -15,6 +15,7 @@ from .train import TrainedRun
 
 COLORS = {"single": "tab:blue", "two": "tab:orange"}
 NAMES = {"single": "single-layer CAE", "two": "two-layer CAE"}
+UPSAMPLING_NAMES = {"nearest": "repeat pixels", "zeros": "insert zeros"}  # RunConfig.upsample
 
 
 def show_grid(ax: Axes, images: torch.Tensor, nrow: int, normalize: bool = False) -> None:
@@ -31,13 +32,23 @@ def show_grid(ax: Axes, images: torch.Tensor, nrow: int, normalize: bool = False
     ax.set_yticks([])
 
 
-def loss_curves(runs: dict[str, TrainedRun], caption: str) -> Figure:
-    """Training loss and test MSE per epoch of every model, on one log-scaled plot."""
+def loss_curves(seed_runs: dict[str, list[TrainedRun]], caption: str) -> Figure:
+    """Training loss and test MSE per epoch of every model, on one log-scaled plot.
+
+    With several seeds per model each line is their mean and the shaded band spans their
+    minimum to maximum, so the spread between seeds shows at every epoch.
+    """
     fig, ax = plt.subplots(figsize=(7, 4))
-    for key, run in runs.items():
-        h, color, name = run.history, COLORS[key], NAMES[key]
-        ax.plot(range(len(h.test_mse)), h.test_mse, "-o", color=color, label=f"{name}: test MSE")
-        ax.plot(range(1, len(h.train_loss) + 1), h.train_loss, "--", color=color, label=f"{name}: train loss")
+    for key, runs in seed_runs.items():
+        color, name = COLORS[key], NAMES[key]
+        spread = f" (mean of {len(runs)} seeds, band min–max)" if len(runs) > 1 else ""
+        test = torch.tensor([r.history.test_mse for r in runs])
+        train = torch.tensor([r.history.train_loss for r in runs])
+        for curve, start, style, what in ((test, 0, "-o", "test MSE"), (train, 1, "--", "train loss")):
+            x = range(start, start + curve.shape[1])
+            ax.plot(x, curve.mean(0), style, color=color, label=f"{name}: {what}{spread}")
+            if len(runs) > 1:
+                ax.fill_between(x, curve.min(0).values, curve.max(0).values, color=color, alpha=0.2, linewidth=0)
     ax.set_yscale("log")
     ax.set_xlabel("epoch (0 = untrained)")
     ax.set_ylabel("loss (mean squared error per pixel)")

@@ -1,8 +1,9 @@
-"""Train (or find cached) both models of a profile, ready for a book build: one command on a GPU.
+"""Train (or find cached) every run a book build of a profile loads: one command on a GPU.
 
-``python -m cae_lib.train_all --profile paper`` trains the study's 400-epoch schedule for both
-models into ``artifacts/runs/``; copy that folder next to the book and ``make book PROFILE=paper``
-builds every chapter from it without retraining.
+``python -m cae_lib.train_all --profile paper`` trains, for both models, every seed of the
+profile (:data:`cae_lib.config.PROFILE_SEEDS`) and the upsampling ablation (the first seed with
+each other upsampling mode) into ``artifacts/runs/``; copy that folder next to the book and
+``make book PROFILE=paper`` builds every chapter from it without retraining.
 """
 
 from __future__ import annotations
@@ -20,14 +21,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cae_lib.train_all", description=__doc__.split("\n")[0])
     parser.add_argument("--profile", default="paper", choices=list(PROFILES), help="default: paper")
     parser.add_argument("--device", default=None, help="auto (default: CUDA when present), cpu or cuda")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per model (default: the profile's)")
     parser.add_argument("--artifacts-dir", default=None, help="default: $CAE_ARTIFACTS_DIR, else artifacts/")
     parser.add_argument("--data-dir", default=None, help="default: $CAE_DATA_DIR, else data/")
     args = parser.parse_args(argv)
-    study = load_study(args.profile, args.data_dir, args.artifacts_dir, device=args.device)
-    for name, run in study.runs.items():
+    study = load_study(args.profile, args.data_dir, args.artifacts_dir, seeds=args.seeds, device=args.device)
+    for run in study.all_runs():
+        cfg = run.config
         print(
-            f"{name}: test MSE {run.test_mse:.5f}, trained in {format_duration(run.train_seconds)} "
-            f"on {run.env['device_name']} -> {run_dir(run.config, args.artifacts_dir)}"
+            f"{cfg.model} (seed {cfg.seed}, upsample {cfg.upsample}): test MSE {run.test_mse:.5f}, "
+            f"trained in {format_duration(run.train_seconds)} on {run.env['device_name']} "
+            f"-> {run_dir(cfg, args.artifacts_dir)}"
         )
     print(f"Build the book from these: make book PROFILE={args.profile}")
     return 0

@@ -13,7 +13,9 @@ import pytest
 from cae_lib import paths
 
 REPO = paths.REPO_ROOT
-CHAPTERS = ["intro", "architecture", "training", "reconstructions", "filters", "noise", "numbers", "explorer"]
+CHAPTERS = [
+    "intro", "architecture", "training", "reconstructions", "filters", "noise", "numbers", "choices", "explorer",
+]
 PAGES = CHAPTERS + ["references"]  # every page of the site: the chapters, then the bibliography
 
 

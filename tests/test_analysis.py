@@ -116,3 +116,66 @@ def test_filter_statistics_on_a_model_with_known_filters():
     assert activity.shape == (100,) and activity[0] == 0 and (activity[1:] > 0).all()
     assert analysis.near_duplicate_pairs(model.first_filters) == 50
     assert analysis.codes(model, torch.rand(5, 1, 28, 28)).shape == (5, 3600)
+
+
+def test_checkerboard_score_of_a_checkerboard_stripes_noise_and_smooth_images():
+    i = torch.arange(28)
+    checkerboard = (-1.0) ** (i[:, None] + i[None, :])
+    stripes = ((-1.0) ** i).expand(28, 28)  # alternating columns: the (0, π) frequency alone
+    ramp = torch.linspace(0, 1, 28).expand(28, 28)
+    images = torch.stack([checkerboard, stripes, stripes.T, ramp, torch.full((28, 28), 0.3)]).unsqueeze(1)
+    score = analysis.checkerboard_score(images)
+    assert score[:3].tolist() == pytest.approx([1.0, 1.0, 1.0])
+    assert score[3] < 0.01 and score[4] == 0.0
+    noise = torch.rand(200, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    assert analysis.checkerboard_score(noise).mean() == pytest.approx(0.75, abs=0.01)
+
+
+def test_checkerboard_score_needs_even_sizes():
+    with pytest.raises(ValueError, match="even"):
+        analysis.checkerboard_score(torch.rand(1, 1, 27, 28))
+
+
+def test_freshly_initialised_filters_are_unstructured_and_smooth_or_checkered_ones_are_not():
+    from cae_lib.config import make_config
+    from cae_lib.train import initial_model
+
+    for seed in range(3):
+        fresh = initial_model(make_config("smoke", seed=seed)).first_filters
+        assert analysis.unstructured_filters(fresh).all()
+    i = torch.arange(17.0)
+    vertical_ramp = i[:, None].expand(17, 17)  # smooth down the columns, constant along rows
+    checkerboard = (-1.0) ** (i[:, None] + i[None, :])
+    structured = torch.stack([vertical_ramp, checkerboard, vertical_ramp.T]).unsqueeze(1)
+    assert not analysis.unstructured_filters(structured + 0.01 * torch.randn(3, 1, 17, 17)).any()
+
+
+def test_headline_numbers_of_an_identity_model():
+    class Identity(nn.Module):
+        def forward(self, x):
+            return x
+
+        def encode(self, x):
+            return x
+
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(40) % 2
+    images = torch.rand(40, 1, 4, 4, generator=g) * 0.1 + labels.view(-1, 1, 1, 1) * 0.8  # two bright levels
+    numbers = analysis.headline_numbers(Identity(), images, labels, images, labels, probe_epochs=30)
+    assert set(numbers) == set(analysis.HEADLINE_NUMBERS)
+    assert numbers["test_mse"] == 0 and numbers["psnr"] == float("inf")
+    assert numbers["noise_mse"] == 0 and numbers["noise_correlation"] == pytest.approx(1.0)
+    assert numbers["probe_accuracy"] == 1.0
+
+
+def test_headline_text_gives_every_number_as_mean_and_std_over_seeds():
+    per_seed = [dict.fromkeys(analysis.HEADLINE_NUMBERS, 0.5), dict.fromkeys(analysis.HEADLINE_NUMBERS, 0.7)]
+    text = analysis.headline_text(per_seed)
+    assert text["test_mse"] == "0.6000 ± 0.1414" and text["probe_accuracy"] == "60.0% ± 14.1%"
+    assert set(text) == set(analysis.HEADLINE_NUMBERS)
+
+
+def test_relative_change_of_filters():
+    initial = torch.ones(2, 1, 3, 3)
+    trained = torch.stack([torch.ones(1, 3, 3), 1.5 * torch.ones(1, 3, 3)])
+    assert analysis.relative_change(trained, initial).tolist() == pytest.approx([0.0, 0.5])
