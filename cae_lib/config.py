@@ -81,9 +81,10 @@ class RunConfig:
 PROFILES: dict[str, dict[str, Any]] = {
     # Seconds: a slice of MNIST, one epoch. For tests, CI and checking a notebook runs.
     "smoke": {"epochs": 1, "train_size": 2_000, "test_size": 500},
-    # The default book build on a 2-core CPU: full MNIST, both models in about 15 minutes
-    # (21.5 + 30.5 s per epoch measured in a full build with cae_lib.fastconv; 6 epochs before it).
-    "standard": {"epochs": 16},
+    # The default book build on a 2-core CPU: full MNIST. A build trains 8 runs (3 seeds and the
+    # "zeros" upsampling run, per model) at ~14 + ~18 s per epoch pair (python -m cae_lib.bench,
+    # 2026-12-03): 10 epochs is ~21 minutes of training. One seed alone would get 28 epochs in 15.
+    "standard": {"epochs": 10},
     # The study's schedule: 400 epochs. Meant for a GPU.
     "paper": {"epochs": 400},
 }
