@@ -110,13 +110,3 @@ def test_benchmark_table_has_both_models():
               "single": figures, "two": figures}
     table = format_table(result)
     assert "speedup" in table and "50%" in table and "single" in table and "two" in table
-
-
-def test_train_all_trains_both_models_of_a_profile_into_the_cache(tmp_path, data_dir, capsys):
-    from cae_lib import cache, train_all
-    from cae_lib.study import study_configs
-
-    assert train_all.main(["--profile", "smoke", "--artifacts-dir", str(tmp_path), "--data-dir", str(data_dir)]) == 0
-    for cfg in study_configs("smoke").values():
-        assert cache.load_run(cfg, tmp_path) is not None
-    assert "make book PROFILE=smoke" in capsys.readouterr().out

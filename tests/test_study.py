@@ -71,3 +71,7 @@ def test_train_all_trains_every_run_a_build_loads(tmp_path, data_dir, capsys):
     study = load_study("smoke", data_dir, tmp_path, progress=False, seeds=2)
     for run in study.all_runs():
         assert cache.load_run(run.config, tmp_path) is not None
+    for runs in study.seed_runs.values():  # scored too, so the book build finds the numbers cached
+        for run in runs:
+            assert len(list(cache.run_dir(run.config, tmp_path).glob("headline-*.json"))) == 1
+    assert "make book PROFILE=smoke" in out
