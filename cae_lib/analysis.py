@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .report import mean_std
-from .train import reconstruct
+from .train import per_image_mse, reconstruct
 
 NOISE_KINDS = ("uniform", "gaussian", "shuffled")
 
@@ -229,7 +229,7 @@ def headline_numbers(
     epochs on the frozen codes of the training images (:func:`linear_probe_accuracy`). Every
     chapter that reports these calls this, so they are computed one way.
     """
-    mse = (reconstruct(model, test_images) - test_images).pow(2).mean().item()
+    mse = per_image_mse(model, test_images).mean().item()
     noise = copy_quality(model, noise_images("uniform", test_images, seed))
     accuracy = linear_probe_accuracy(
         codes(model, train_images), train_labels, codes(model, test_images), test_labels, probe_epochs, seed
